@@ -1,0 +1,3 @@
+"""Lureguard endpoint agent."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The offline scanner: walk paths, analyse files in budgeted worker processes, report."""

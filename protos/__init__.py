@@ -1,0 +1,1 @@
+"""Protocol buffer sources (versioned packages such as lureguard.agent.v1) and their generated modules."""
