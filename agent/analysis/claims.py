@@ -197,6 +197,9 @@ class VendorTable:
         if source.endswith("team_id"):
             return [Claim(v.key, source, value) for v in self.vendors.values() if value.strip() in v.team_ids]
         keys = self.brands_in_words(value)
+        if source.endswith("url_host"):
+            # A script fetching from zoom.us is an admin's script, not a claim; from zoom.example it is.
+            keys = {k for k in keys if not self.vendors[k].owns_domain(value)}
         low = value.strip().lower()
         for v in self.vendors.values():
             if any(low.startswith(b) for b in v.bundle_ids):
