@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent import __version__
+from agent.config import AgentConfig, ConfigError, load_config
 
 EXIT_CLEAN = 0
 EXIT_FLAGGED = 1
@@ -36,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="per-file time budget in seconds (plus 0.05 s per MB)")
     s.add_argument("--max-memory", type=int, default=2048, metavar="MB", help="per-worker memory budget")
     s.add_argument("--vendors", metavar="TOML", help="vendor table (default: the bundled one)")
+    s.add_argument("--config", metavar="TOML", help="agent configuration ([trust] roots, [rules] dir, "
+                   "[analysis] vendors); command-line options add to or override it")
 
     d = sub.add_parser("demo-files", help="write a demo Downloads folder of harmless look-alikes and ordinary files")
     d.add_argument("folder", metavar="DIR")
@@ -59,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from agent.analysis.context import Limits  # noqa: PLC0415 - keep --help fast
+    from agent.analysis.claims import VendorTable  # noqa: PLC0415 - keep --help fast
+    from agent.analysis.context import Limits  # noqa: PLC0415
     from agent.analysis.errors import AnalysisError  # noqa: PLC0415
     from agent.analysis.sig.trust import TrustStore  # noqa: PLC0415
     from agent.analysis.yara_scan import RuleSet  # noqa: PLC0415
@@ -73,14 +77,21 @@ def _scan(args: argparse.Namespace) -> int:
         print("lureguard-agent: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
     try:
-        # Validate configuration in the parent so mistakes are one clear error, not N worker crashes.
-        TrustStore.load(extra_roots=[Path(p) for p in args.trust_root], include_default=False)
-        rules = RuleSet.compile(Path(args.rules) if args.rules else default_rules_dir())
-    except AnalysisError as exc:
+        conf = load_config(Path(args.config)) if args.config else AgentConfig()
+    except ConfigError as exc:
         print(f"lureguard-agent: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if args.vendors and not Path(args.vendors).is_file():
-        print(f"lureguard-agent: vendor table {args.vendors} not found", file=sys.stderr)
+    roots = [*conf.trust_roots, *(Path(p) for p in args.trust_root)]
+    rules_dir = Path(args.rules) if args.rules else conf.rules_dir or default_rules_dir()
+    vendors = Path(args.vendors) if args.vendors else conf.vendors_file
+    try:
+        # Validate configuration in the parent so mistakes are one clear error, not N worker crashes.
+        TrustStore.load(extra_roots=roots, include_default=False)
+        rules = RuleSet.compile(rules_dir)
+        if vendors:
+            VendorTable.load(vendors)
+    except (AnalysisError, OSError, ValueError, KeyError) as exc:
+        print(f"lureguard-agent: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
     errors = WalkErrors([])
@@ -90,9 +101,9 @@ def _scan(args: argparse.Namespace) -> int:
         compiled = Path(tmp, "rules.yarc")
         rules.save(compiled)
         cfg = WorkerConfig(
-            rules_file=str(compiled), trust_roots=tuple(str(Path(p).resolve()) for p in args.trust_root),
+            rules_file=str(compiled), trust_roots=tuple(str(p.resolve()) for p in roots),
             memory_bytes=args.max_memory * 1024 * 1024, limits=Limits(),
-            vendors_file=str(Path(args.vendors).resolve()) if args.vendors else None,
+            vendors_file=str(vendors.resolve()) if vendors else None,
         )
         try:
             with WorkerPool(cfg, jobs=args.jobs, timeout_s=args.timeout) as pool:

