@@ -16,6 +16,7 @@ from agent.rules_default import default_rules_dir
 from agent.scan.pool import WorkerPool
 from agent.scan.walk import Task
 from agent.scan.worker import WorkerConfig
+from tests.corpus import zip_build
 
 
 def _cfg(tmp_path: Path, memory_mb: int = 2048) -> WorkerConfig:
@@ -56,9 +57,20 @@ def test_worker_killed_mid_scan_costs_one_file(tmp_path: Path) -> None:
         assert by_path[str(p)][0]["verdict"] == "clean"
 
 
+def _slow_files(tmp_path: Path, n: int) -> list[Path]:
+    # Ratio bombs: ~64 KB on disk (a budget of milliseconds) that take tens of milliseconds to refuse. They are
+    # small enough to share a batch, so a timed-out batch being retried file by file is exercised too.
+    out = []
+    for i in range(n):
+        p = tmp_path / f"bomb{i}.zip"
+        p.write_bytes(zip_build.ratio_bomb())
+        out.append(p)
+    return out
+
+
 def test_time_budget_exceeded_gives_scan_error_and_scan_goes_on(tmp_path: Path) -> None:
-    files = _files(tmp_path, 3)
-    with WorkerPool(_cfg(tmp_path), jobs=2, timeout_s=0) as pool:  # no file can finish in zero seconds
+    files = _slow_files(tmp_path, 3)
+    with WorkerPool(_cfg(tmp_path), jobs=2, timeout_s=0) as pool:  # budget: 0 s + 0.05 s per MB
         outcomes = list(pool.run([Task(str(p), "file") for p in files]))
     assert sorted(o.task.path for o in outcomes) == sorted(map(str, files))
     for o in outcomes:
@@ -77,7 +89,7 @@ def test_memory_budget_exhausted_gives_scan_error(tmp_path: Path) -> None:
 
 
 def test_cli_reports_scan_errors_in_json(tmp_path: Path, agent_cli: list[str]) -> None:
-    files = _files(tmp_path, 2)
+    files = _slow_files(tmp_path, 2)
     start = time.monotonic()
     proc = subprocess.run([*agent_cli, "scan", "--json", "--jobs", "1", "--timeout", "0", str(tmp_path)],
                           capture_output=True, text=True, timeout=300)

@@ -119,6 +119,9 @@ class VendorTable:
         names = sorted({re.escape(w) for v in vendors for w in _plain_words(v)}, key=len, reverse=True)
         self._text_re = re.compile(r"(?<![a-z0-9])(" + "|".join(names) + r")(?![a-z0-9])", re.IGNORECASE)
         self._text_key = {w: v.key for v in vendors for w in _plain_words(v)}
+        self._text_words = tuple(self._text_key)
+        self._phrases = [(" " + " ".join(p) + " ", v.key) for v in vendors for p in v.phrases]
+        self._compound_cache: dict[str, str | None] = {}
         # A publisher that ships several brands ("Microsoft Corporation") claims none of them alone.
         orgs = [_norm_org(p) for v in vendors for p in set(v.publishers)]
         self._shared_orgs = {o for o in orgs if orgs.count(o) > 1}
@@ -170,15 +173,22 @@ class VendorTable:
             key = self._alias_to_key.get(s) or self._compound(s)
             if key:
                 found.add(key)
-        for v in self.vendors.values():
-            for phrase in v.phrases:
-                n = len(phrase)
-                if any(tuple(skels[i : i + n]) == phrase for i in range(len(skels) - n + 1)):
-                    found.add(v.key)
+        if len(skels) > 1:
+            joined = " " + " ".join(skels) + " "  # token sequences as one string: substring search is C
+            found.update(key for phrase, key in self._phrases if phrase in joined)
         return found
 
     def _compound(self, s: str) -> str | None:
-        # "zoomsetup64", "setupzoom": an alias glued to claim-suffix words.
+        # "zoomsetup64", "setupzoom": an alias glued to claim-suffix words. Names repeat a lot (setup,
+        # installer, x64...), so answers are remembered, within a bound.
+        if s in self._compound_cache:
+            return self._compound_cache[s]
+        key = self._compound_uncached(s)
+        if len(self._compound_cache) < 65_536:
+            self._compound_cache[s] = key
+        return key
+
+    def _compound_uncached(self, s: str) -> str | None:
         for alias, key in self._alias_to_key.items():
             if len(alias) < 4 or alias not in s:
                 continue
@@ -211,6 +221,9 @@ class VendorTable:
     def claims_from_text(self, text: str) -> list[Claim]:
         """A script claims a brand when it names it next to update/fix/driver words."""
         found: dict[str, str] = {}
+        low = text.lower()
+        if not any(w in low for w in self._text_words):  # C-speed substring test before the regex
+            return []
         for i, m in enumerate(self._text_re.finditer(text)):
             if i >= _MAX_TEXT_HITS:
                 break

@@ -17,7 +17,7 @@ from agent.analysis import sniff
 from agent.analysis.context import AnalysisContext, Buffer
 from agent.analysis.decide import SIGNABLE, Evidence, decide, is_scriptlike
 from agent.analysis.errors import RulesTimeout
-from agent.analysis.facts import FormatResult, Member, Reason, ScanResult, Verdict, YaraHit
+from agent.analysis.facts import FormatResult, Member, Reason, ScanResult, YaraHit
 from agent.analysis.formats import app_bundle, elf, lnk, macho, msi, pe, script
 from agent.analysis.formats import zip as zip_format
 from agent.analysis.lookalike import check_host, hosts_in_text
@@ -134,18 +134,18 @@ class Engine:
             facts["anomalies"] = fr.anomalies[:50]
         if lookalikes:
             facts["lookalike_hosts"] = [h.host for h in lookalikes]
-        flagged = verdict is not Verdict.CLEAN
         return ScanResult(
             path=path, sha256=sha256, size=len(data), type=fr.type, verdict=verdict, score=score,
             reasons=reasons, claims=tuple(claims), signature=fr.signature, yara=tuple(hits), facts=facts,
-            # Extra hashes only for what a SOC will pivot on: flagged files.
-            md5=hashlib.md5(data, usedforsecurity=False).hexdigest() if flagged else None,
-            sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest() if flagged else None,
         )
 
     def _yara(self, data: Buffer, fr: FormatResult, *, name: str, path: str, brand: str,
               is_member: bool) -> tuple[list[YaraHit], list[Reason]]:
         if self.rules is None:
+            return [], []
+        if fr.type in _ARCHIVES and fr.members and not fr.anomalies and not fr.indicators:
+            # Every member was extracted whole and is matched on its own; the container's bytes are only
+            # their compressed form, so matching them again would double the cost for no evidence.
             return [], []
         sig = fr.signature
         ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""

@@ -166,15 +166,11 @@ class ScanResult:
     signature: SignatureFacts | None
     yara: tuple[YaraHit, ...]
     facts: Mapping[str, Any] = field(default_factory=dict)
-    md5: str | None = None
-    sha1: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "sha256": self.sha256,
-            "sha1": self.sha1,
-            "md5": self.md5,
             "size": self.size,
             "type": self.type,
             "verdict": str(self.verdict),

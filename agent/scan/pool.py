@@ -14,7 +14,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -28,7 +28,9 @@ from agent.scan.worker import WorkerConfig, worker_main
 log = logging.getLogger(__name__)
 
 _SNIFF_BYTES = 64 * 1024
-_START_TIMEOUT_S = 120.0  # loading rules and trust roots; slow machines under load need a margin
+_START_TIMEOUT_S = 120.0
+BATCH_FILE_BYTES = 64 * 1024  # files up to this size may share one request...
+BATCH_FILES = 32  # ...this many at a time  # loading rules and trust roots; slow machines under load need a margin
 
 
 class PoolError(Exception):
@@ -46,7 +48,7 @@ class Outcome:
 class _Worker:
     proc: BaseProcess
     conn: Connection
-    task: Task | None = None
+    batch: list[Task] = field(default_factory=list)
     task_id: int = 0
     deadline: float = 0.0
     budget_s: float = 0.0
@@ -58,13 +60,24 @@ class WorkerPool:
         self.jobs = max(1, jobs)
         self.timeout_s = timeout_s
         self.per_mb_s = per_mb_s  # large files legitimately take longer: budget = timeout + size-based part
-        self._mp = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited state or locks
+        # Fresh interpreters: no inherited state or locks, and their CPU time is accounted to this process
+        # (a fork server's workers are not its children, which would hide their cost from budgets).
+        self._mp = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._next_id = 0
+        self._sizes: dict[Task, int] = {}
 
     def __enter__(self) -> WorkerPool:
-        for _ in range(self.jobs):
-            self._workers.append(self._start())
+        # Start every worker before waiting for any: interpreter start-up and rule loading overlap.
+        spawned = [self._spawn() for _ in range(self.jobs)]
+        try:
+            for w in spawned:
+                self._await_ready(w)
+                self._workers.append(w)
+        except PoolError:
+            for w in spawned:
+                w.proc.kill()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -79,80 +92,110 @@ class WorkerPool:
             w.conn.close()
         self._workers.clear()
 
-    def _start(self) -> _Worker:
+    def _spawn(self) -> _Worker:
         parent, child = self._mp.Pipe(duplex=True)
         proc = self._mp.Process(target=worker_main, args=(child, self.cfg.to_json()), daemon=True)
         proc.start()
         child.close()
-        if not parent.poll(_START_TIMEOUT_S):
-            proc.kill()
-            raise PoolError("analysis worker did not start in time")
-        try:
-            parent.recv_bytes()
-        except EOFError:
-            proc.join()
-            raise PoolError(f"analysis worker failed to start (exit code {proc.exitcode})") from None
         return _Worker(proc, parent)
 
-    def _budget(self, task: Task) -> float:
+    def _await_ready(self, w: _Worker) -> None:
+        if not w.conn.poll(_START_TIMEOUT_S):
+            w.proc.kill()
+            raise PoolError("analysis worker did not start in time")
         try:
-            size = Path(task.path).stat().st_size if task.kind == "file" else 0
-        except OSError:
-            size = 0
+            w.conn.recv_bytes()
+        except EOFError:
+            w.proc.join()
+            raise PoolError(f"analysis worker failed to start (exit code {w.proc.exitcode})") from None
+
+    def _start(self) -> _Worker:
+        w = self._spawn()
+        self._await_ready(w)
+        return w
+
+    def _budget(self, size: int) -> float:
         return self.timeout_s + self.per_mb_s * size / (1024 * 1024)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
-        """Analyse every task; yields outcomes in completion order."""
-        pending = collections.deque(tasks)
-        while pending or any(w.task for w in self._workers):
+        """Analyse every task; yields outcomes in completion order.
+
+        Largest files go first: a big installer started last would leave the other workers idle while it
+        finishes. Small files travel in batches to save a round trip each; a batch that hangs or kills
+        its worker is retried one file at a time, so only the culprit gets a SCAN_ERROR.
+        """
+        sized = [(_size(t), t) for t in tasks]
+        sized.sort(key=lambda st: -st[0])
+        self._sizes = {t: size for size, t in sized}
+        pending: collections.deque[list[Task]] = collections.deque()
+        for size, task in sized:
+            last = pending[-1] if pending else None
+            small = size <= BATCH_FILE_BYTES
+            if small and last and len(last) < BATCH_FILES and self._sizes[last[0]] <= BATCH_FILE_BYTES:
+                last.append(task)
+            else:
+                pending.append([task])
+        while pending or any(w.batch for w in self._workers):
             for w in self._workers:
-                if w.task is None and pending:
+                if not w.batch and pending:
                     self._assign(w, pending.popleft())
-            busy = [w for w in self._workers if w.task]
-            now = time.monotonic()
-            timeout = max(0.0, min(w.deadline for w in busy) - now)
+            busy = [w for w in self._workers if w.batch]
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=timeout)
             for w in busy:
-                task = w.task
-                assert task is not None
                 if w.conn in ready or (w.proc.sentinel in ready and w.conn.poll()):
-                    out = self._receive(w, task)
+                    yield from self._receive(w, pending)
                 elif w.proc.sentinel in ready:
-                    out = self._replace(w, task, f"the analysis process died (exit code {w.proc.exitcode})")
+                    yield from self._fail(w, pending, f"the analysis process died (exit code {w.proc.exitcode})")
                 elif time.monotonic() >= w.deadline:
-                    out = self._replace(w, task, f"analysis exceeded its time budget of {w.budget_s:.0f} s")
-                else:
-                    continue
-                yield out
+                    yield from self._fail(w, pending, f"analysis exceeded its time budget of {w.budget_s:.0f} s")
 
-    def _assign(self, w: _Worker, task: Task) -> None:
+    def _assign(self, w: _Worker, batch: list[Task]) -> None:
         self._next_id += 1
-        w.task, w.task_id = task, self._next_id
-        w.budget_s = self._budget(task)
+        w.batch, w.task_id = batch, self._next_id
+        # A batch of small files gets one file's base budget plus the size-based part of each.
+        w.budget_s = self._budget(sum(self._sizes.get(t, 0) for t in batch))
         w.deadline = time.monotonic() + w.budget_s
-        req = {"id": w.task_id, "path": task.path, "kind": task.kind}
+        req = {"id": w.task_id, "items": [{"path": t.path, "kind": t.kind} for t in batch]}
         w.conn.send_bytes(json.dumps(req).encode())
 
-    def _receive(self, w: _Worker, task: Task) -> Outcome:
+    def _receive(self, w: _Worker, pending: collections.deque[list[Task]]) -> Iterator[Outcome]:
         try:
             reply = json.loads(w.conn.recv_bytes())
         except (EOFError, OSError):
-            return self._replace(w, task, f"the analysis process died (exit code {w.proc.exitcode})")
-        w.task = None
-        if "results" in reply:
-            return Outcome(task, reply["results"])
-        if reply.get("io_error"):
-            return Outcome(task, [], io_error=reply["error"])
-        return Outcome(task, [error_result(task, reply["error"])])
+            yield from self._fail(w, pending, f"the analysis process died (exit code {w.proc.exitcode})")
+            return
+        batch, w.batch = w.batch, []
+        for task, item in zip(batch, reply["items"], strict=True):
+            if "results" in item:
+                yield Outcome(task, item["results"])
+            elif item.get("io_error"):
+                yield Outcome(task, [], io_error=item["error"])
+            else:
+                yield Outcome(task, [error_result(task, item["error"])])
 
-    def _replace(self, w: _Worker, task: Task, why: str) -> Outcome:
-        log.warning("%s: %s", task.path, why)
+    def _fail(self, w: _Worker, pending: collections.deque[list[Task]], why: str) -> Iterator[Outcome]:
+        batch, w.batch = w.batch, []
+        self._replace(w)
+        if len(batch) > 1:  # not knowing which file was at fault, retry each alone
+            pending.extendleft([t] for t in reversed(batch))
+            return
+        log.warning("%s: %s", batch[0].path, why)
+        yield Outcome(batch[0], [error_result(batch[0], why)])
+
+    def _replace(self, w: _Worker) -> None:
         w.proc.kill()
         w.proc.join()
         w.conn.close()
         fresh = self._start()
-        w.proc, w.conn, w.task = fresh.proc, fresh.conn, None
-        return Outcome(task, [error_result(task, why)])
+        w.proc, w.conn = fresh.proc, fresh.conn
+
+
+def _size(task: Task) -> int:
+    try:
+        return Path(task.path).stat().st_size if task.kind == "file" else 0
+    except OSError:
+        return 0
 
 
 def error_result(task: Task, why: str) -> dict[str, Any]:

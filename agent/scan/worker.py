@@ -22,9 +22,9 @@ from agent.analysis.context import Buffer, Limits
 
 log = logging.getLogger(__name__)
 
-# Files up to this size are read into memory (faster than mapping); larger ones are mapped read-only so
+# Files up to this size are read into memory (cheaper than mapping); larger ones are mapped read-only so
 # that a 2 GB installer costs page cache, not worker heap.
-READ_LIMIT = 8 * 1024 * 1024
+READ_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -110,15 +110,17 @@ def worker_main(conn: Connection, config_json: str) -> None:
             return
         if req.get("stop"):
             return
-        reply: dict[str, Any] = {"id": req["id"]}
-        try:
-            reply["results"] = analyse_path(engine, req["path"], req["kind"])
-        except MemoryError:
-            reply["error"] = f"memory budget of {cfg.memory_bytes // (1024 * 1024)} MiB exceeded"
-        except OSError as exc:
-            reply["error"] = f"cannot read: {exc.strerror or exc}"
-            reply["io_error"] = True
-        except Exception as exc:  # the engine is total by design; this is the last line of defence
-            log.exception("analysis failed on %s", req["path"])
-            reply["error"] = f"internal error: {type(exc).__name__}"
-        conn.send_bytes(json.dumps(reply).encode())
+        items = [_analyse_item(engine, it["path"], it["kind"], cfg.memory_bytes) for it in req["items"]]
+        conn.send_bytes(json.dumps({"id": req["id"], "items": items}).encode())
+
+
+def _analyse_item(engine: Any, path: str, kind: str, memory_bytes: int) -> dict[str, Any]:
+    try:
+        return {"results": analyse_path(engine, path, kind)}
+    except MemoryError:
+        return {"error": f"memory budget of {memory_bytes // (1024 * 1024)} MiB exceeded"}
+    except OSError as exc:
+        return {"error": f"cannot read: {exc.strerror or exc}", "io_error": True}
+    except Exception as exc:  # the engine is total by design; this is the last line of defence
+        log.exception("analysis failed on %s", path)
+        return {"error": f"internal error: {type(exc).__name__}"}
