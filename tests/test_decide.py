@@ -114,3 +114,16 @@ def test_archive_takes_worst_member(vendors: VendorTable) -> None:
     verdict, _, reasons = decide(ev, vendors)
     assert verdict is Verdict.MALICIOUS
     assert reasons[0].code == "MEMBER_FLAGGED" and "Zoom.exe" in reasons[0].message
+
+
+def test_same_behaviour_seen_twice_counts_once(vendors: VendorTable) -> None:
+    # "curl | sh" is found by the script parser and by a YARA rule: one fact, so an unbranded installer
+    # one-liner stays suspicious; a look-alike host beside it is a second, independent fact.
+    hit = YaraHit("SUSP_Shell_Curl_Pipe_Shell_Nov26", "x.yar", (), {"score": 60, "attack": "T1059.004"})
+    base = dict(name="install.sh", type="script:shell", claims=[], signature=None,
+                indicators=[IND["SCRIPT_DOWNLOAD_EXEC"]], yara=[hit])
+    verdict, score, _ = decide(Evidence(**base, lookalikes=[]), vendors)  # type: ignore[arg-type]
+    assert (verdict, score) == (Verdict.SUSPICIOUS, 60)
+    verdict, score, _ = decide(Evidence(**base, lookalikes=[LookalikeHost("us05web-zoom.biz", "zoom", "x")]),
+                               vendors)  # type: ignore[arg-type]
+    assert (verdict, score) == (Verdict.MALICIOUS, 100)

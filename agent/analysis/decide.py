@@ -65,12 +65,47 @@ def decide(ev: Evidence, vendors: VendorTable) -> tuple[Verdict, int, tuple[Reas
     ]
     reasons += _member_reasons(ev.members)
     reasons = _dedupe(reasons)
-    score = min(100, sum(r.score for r in reasons))
+    score = combined_score(reasons)
     verdict = verdict_for(score)
     if ev.members:
         verdict = Verdict.worst([verdict, *(m.verdict for m in ev.members)])
     reasons.sort(key=lambda r: -r.score)
     return verdict, score, tuple(reasons)
+
+
+def combined_score(reasons: Sequence[Reason]) -> int:
+    """Independent kinds of evidence add up; the same kind seen twice does not.
+
+    A download-and-run line is found by the script parser and by a YARA rule: that is one fact, worth its
+    strongest reading, not two. A brand claim plus that download plus hidden padding are three facts.
+    """
+    best: dict[str, int] = {}
+    for r in reasons:
+        cat = category(r)
+        best[cat] = max(best.get(cat, 0), r.score)
+    return min(100, sum(best.values()))
+
+
+def category(r: Reason) -> str:
+    """The kind of evidence a reason is, from its code or its ATT&CK technique."""
+    if r.code.startswith("BRAND_") or r.code == "RETIRED_PRODUCT":
+        return "claim"
+    if r.code in ("SCAN_ERROR", "MEMBER_FLAGGED"):
+        return r.code.lower()
+    attack = r.attack or ""
+    for prefixes, cat in _CATEGORIES:
+        if attack.startswith(prefixes):
+            return cat
+    return "behaviour"
+
+
+_CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("T1027", "T1564", "T1140", "T1036.002", "T1036.007", "T1036.008"), "concealment"),
+    (("T1583", "T1566"), "infrastructure"),
+    (("T1036", "T1553"), "claim"),
+    (("T1543", "T1547", "T1053"), "persistence"),
+    (("T1056",), "credentials"),
+)
 
 
 def verdict_for(score: int) -> Verdict:

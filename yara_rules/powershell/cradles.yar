@@ -3,13 +3,15 @@
    PowerShell command line (BAT, JS, HTA...). UTF-16LE files (saved by PowerShell ISE) match via "wide".
 */
 
-rule MAL_PS_IEX_Download_Cradle_Nov26 {
+rule SUSP_PS_IEX_Download_Cradle_Nov26 {
    meta:
       description = "PowerShell downloads text and runs it with Invoke-Expression (download cradle)"
       author = "Lureguard"
       date = "2026-11-25"
       reference = "https://attack.mitre.org/techniques/T1059/001/"
-      score = 80
+      // Suspicious, not malicious, on its own: real installers (scoop, bun) document "irm ... | iex".
+      // A brand claim, a hidden window or a look-alike host next to it makes the file malicious.
+      score = 60
       attack = "T1059.001"
    strings:
       // Download piped into IEX, or IEX wrapping the download; same line, bounded gap. The download
