@@ -79,8 +79,13 @@ class Engine:
         """Analyse a macOS ``.app`` bundle given its key files (relative path → bytes)."""
         name = path.rstrip("/").rsplit("/", 1)[-1]
         fr = _safe(lambda: app_bundle.analyze_bundle(files, name, self.ctx), "app")
-        blob = b"".join(files[k] for k in sorted(files))
-        return [self._finish(fr, blob, path=path, name=name, members=[], is_member=False)]
+        # A script as the main executable comes back as a member: it is what runs, so it is judged too.
+        children: list[ScanResult] = []
+        budget = _Budget(self.ctx.limits.max_total_expanded)
+        for m in fr.members:
+            children += self._scan(m.data, path=f"{path}!{m.name}", depth=1, budget=budget, is_member=True)
+        blob = b"".join(files[k] for k in sorted(files))  # the bundle's identity: its key files together
+        return [self._finish(fr, blob, path=path, name=name, members=children, is_member=False), *children]
 
     # -- internals --------------------------------------------------------------------------------
 
